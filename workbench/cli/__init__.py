@@ -48,8 +48,8 @@ from typing import NoReturn
 import workbench._telemetry  # noqa: F401
 from workbench.cli._commands import build_parser
 from workbench.cli._failures import _failure_line, _interrupted_code
-from workbench.cli._output import _redact, _restore_output_streams, _stdout_closed, _usable_output_streams
-from workbench.results import printable
+from workbench.cli._output import _restore_output_streams, _stdout_closed, _usable_output_streams
+from workbench.results import printable, without_secrets
 from workbench.cli._parser import _usage_line, _UsageError
 from workbench.tracking import shown_uri
 
@@ -95,7 +95,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = parser.parse_args(words)
     except _UsageError as exc:
-        print(f"error: {_redact(_usage_line(parser, words, exc))}", file=sys.stderr)
+        print(f"error: {without_secrets(_usage_line(parser, words, exc))}", file=sys.stderr)
         return 2
     handler: Handler = args.handler
     try:
@@ -117,7 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.debug:  # redacted like the line: the exception's text is the same (a key echoed by a server)
             import traceback
 
-            print(printable(_redact(traceback.format_exc())), end="", file=sys.stderr)
+            print(printable(without_secrets(traceback.format_exc())), end="", file=sys.stderr)
         print(f"error: {line}", file=sys.stderr)
         return code
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.cli._inputs import _input_file, _store
-from workbench.cli._output import _print_table, _redact
-from workbench.results import printable
+from workbench.cli._output import _print_table
+from workbench.results import printable, without_secrets
 from workbench.errors import WorkbenchError, shortened
 
 
@@ -30,7 +30,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 raise
             if run.status == "FAILED" and not isinstance(exc, DataError):
                 why = next(iter((run.error or "").strip().splitlines()), "") or str(exc)
-                outcomes.append((run, None, f"the variant FAILED, so it has no judge scores ({shortened(_redact(why), 200)})"))
+                outcomes.append((run, None, f"the variant FAILED, so it has no judge scores ({shortened(without_secrets(why), 200)})"))
             else:
                 outcomes.append((run, None, str(exc)))
     if not any(report is not None for _, report, _ in outcomes):

@@ -8,8 +8,7 @@ import re
 import signal
 from pathlib import Path
 
-from workbench.cli._output import _redact
-from workbench.results import one_line
+from workbench.results import one_line, without_secrets
 from workbench.errors import Terminated, WorkbenchError, shortened
 from workbench.tracking import STORE_HINT, half_made
 
@@ -36,13 +35,13 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
         code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
     else:
         code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
-    return code, _redact(one_line(line))
+    return code, without_secrets(one_line(line))
 
 
 def _first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
     text = str(exc).strip()
-    return shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
+    return shortened(without_secrets(text.splitlines()[0]), 300) if text else type(exc).__name__
 
 
 _STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3", "alembic")

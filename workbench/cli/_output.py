@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench.results import printable
-from workbench.tracking import shown_uri
 
 
 def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
@@ -30,18 +29,6 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text,
                            "display.unicode.east_asian_width", True):  # a name in Chinese or Japanese takes two columns a character
         print(printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
-
-
-def _redact(line: str) -> str:
-    line = shown_uri(line)
-    try:
-        from workbench.redaction import redact  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the redaction module is not there yet: keys in the environment are still hidden
-        for name, value in os.environ.items():
-            if len(value) >= 8 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")):
-                line = line.replace(value, "[REDACTED]")
-        return line
-    return str(redact(line))
 
 
 def _stdout_closed() -> int:

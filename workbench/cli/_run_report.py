@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._output import _redact
-from workbench.results import counted, one_line, printable
+from workbench.results import counted, one_line, printable, without_secrets
 from workbench.errors import WorkbenchError, shortened
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def _missing_scores_lines(result: SweepResult) -> list[str]:
 
 def _quoted(error: str) -> str:
     """The first line of a model's or a judge's error, redacted and cut to fit the line (pure but for the redaction)."""
-    return shortened(_redact(printable(next(iter(error.strip().splitlines()), ""))), 200)
+    return shortened(without_secrets(printable(next(iter(error.strip().splitlines()), ""))), 200)
 
 
 def _retry_advice(first_error: str) -> str:
@@ -44,7 +43,7 @@ def _retry_advice(first_error: str) -> str:
     retries only them; but first fix the cause of an error a re-run repeats (``rerun_advice``)."""
     from workbench.comparison import rerun_advice
 
-    return f"{printable(_redact(rerun_advice(first_error)))}run again to retry only them"
+    return f"{printable(without_secrets(rerun_advice(first_error)))}run again to retry only them"
 
 
 def _against_the_leader(result: SweepResult, board: Any) -> list[str]:

@@ -7,7 +7,7 @@ what its numbers do not say by themselves)."""
 
 from workbench.results._corpus_notes import corpus_notes
 from workbench.results._leaderboard import RANKING_METRICS, leaderboard_frame, ranking_metric
-from workbench.results._report import counted, one_line, printable, ui_hint
+from workbench.results._report import counted, one_line, printable, ui_hint, without_secrets
 from workbench.results._rows import ROUTING_COLUMNS, metadata_columns, question_row, routing_columns
 from workbench.results._sweep import SweepResult
 from workbench.results._variant import EarlyStop, VariantResult, reused_metrics, sweep_totals
@@ -15,5 +15,5 @@ from workbench.results._variant import EarlyStop, VariantResult, reused_metrics,
 __all__ = [
     "RANKING_METRICS", "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "corpus_notes", "counted", "leaderboard_frame",
     "metadata_columns", "one_line", "printable", "question_row", "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
-    "ui_hint",
+    "ui_hint", "without_secrets",
 ]

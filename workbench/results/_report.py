@@ -15,7 +15,7 @@ from workbench.config import shown_uri
 from workbench.errors import shortened
 from workbench.redaction import redact
 
-__all__ = ["counted", "failed_line", "items_html", "mlflow_html", "one_line", "printable", "run_url", "ui_hint"]
+__all__ = ["counted", "failed_line", "items_html", "mlflow_html", "one_line", "printable", "run_url", "ui_hint", "without_secrets"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 
@@ -38,9 +38,14 @@ def one_line(text: str) -> str:
     return printable(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
 
 
+def without_secrets(text: str) -> str:
+    """``text`` with its keys redacted and a tracking store's password hidden: what is printed of an error."""
+    return str(redact(shown_uri(text)))
+
+
 def failed_line(name: str, error: str | None) -> str:
     """``FAILED <variant>: <its error on one line>``, redacted (keys, a store's password) and cut to fit a line."""
-    return printable(f"FAILED {name}: {shortened(str(redact(shown_uri(one_line(error or '')))))}")
+    return printable(f"FAILED {name}: {shortened(without_secrets(one_line(error or '')))}")
 
 
 def ui_hint(uri: str, *, given: bool) -> str:
