@@ -188,19 +188,20 @@ def _variant_plan(
         answers += sum(asked)
         hit = [False] * len(dataset)
         again = [False] * len(dataset)  # asked by an earlier variant, not cached yet
-        if prompts is not None and m.cache and not fresh:
-            keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
+        # the cache keys of its answers, when its prompts are known (``exact`` is ``prompts`` whenever they are)
+        keys = ([generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in exact]
+                if exact is not None and m.cache and not fresh else None)
+        if prompts is not None and keys is not None:
             found = cache.cached("generation", keys)
             hit = [k in found for k in keys]
             if variant.router is None:
                 texts = [_cached_text(cache, k) if k in found else None for k in keys]
                 answer_keys = keys
-        if exact is not None and asked_before is not None and m.cache and not fresh:  # --fresh reads no answer another variant made
+        if keys is not None and asked_before is not None:  # --fresh reads no answer another variant made
             certain = variant.router is None or m is variant.router.cheap  # a router's strong model answers what it escalates
-            for i, p in enumerate(exact):
+            for i, key in enumerate(keys):
                 if not asked[i] or hit[i]:
                     continue
-                key = generation_key(generator.identity, generator.kind, p, generation_params(m, spec))
                 if key in asked_before:
                     again[i] = True
                 elif certain:
