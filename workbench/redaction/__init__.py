@@ -228,13 +228,17 @@ class Redactor:
             return ()
         if len(line) > _LINE_CACHE_MAX_CHARS:
             return _gated_spans(line)
+        return self._remembered(self._lines, line, _gated_spans)
+
+    def _remembered(self, cache: cachetools.LRUCache[str, Any], text: str, compute: Any) -> Any:
+        """``compute(text)``, kept in ``cache`` under the text itself (the lock held only to read and write the cache)."""
         with self._lock:
-            spans = self._lines.get(line)
-        if spans is None:
-            spans = _gated_spans(line)
+            found = cache.get(text)
+        if found is None:
+            found = compute(text)
             with self._lock:
-                self._lines[line] = spans
-        return spans
+                cache[text] = found
+        return found
 
     def _cut_values(self, text: str) -> Iterator[Finding]:
         """The starts of secret values cut short where a message was cut: at least half of a value (and ``_MIN_SECRET``
@@ -267,13 +271,7 @@ class Redactor:
             return self._redact(text)
         # the text itself is the cache's key (a trace redacts ~90 texts, most of them seen before: a span's keys, the
         # retrieved chunks again for every variant); a decorator's key and bookkeeping cost as much as the look-up
-        with self._lock:
-            clean = self._cache.get(text)
-        if clean is None:
-            clean = self._redact(text)
-            with self._lock:
-                self._cache[text] = clean
-        return clean
+        return self._remembered(self._cache, text, self._redact)  # type: ignore[no-any-return]
 
     def _redact(self, text: str) -> str:
         findings = self.find(text)
